@@ -1,0 +1,4 @@
+"""Imports every package's tables so that migrations see the whole schema."""
+
+import core.models  # noqa: F401
+import experience.models  # noqa: F401

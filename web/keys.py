@@ -1,0 +1,22 @@
+"""Typed keys for what the application shares between handlers."""
+
+from __future__ import annotations
+
+import socketio
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from assets.store import BlobStore
+from core.events import EventBus
+from core.settings import Settings
+from experience.scan_index import ScanIndex
+from web.metrics import Metrics
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+BLOBS = web.AppKey("blobs", BlobStore)
+EVENTS = web.AppKey("events", EventBus)
+SIO = web.AppKey("sio", socketio.AsyncServer)
+SCAN_INDEX = web.AppKey("scan_index", ScanIndex)
+METRICS = web.AppKey("metrics", Metrics)
