@@ -117,7 +117,7 @@ def migrations_dir() -> Path:
     return Path(migrations.__file__).parent
 
 
-def upgrade_database(url: str, revision: str = "head") -> None:
+def upgrade_database(url: str, revision: str = "heads") -> None:
     """Run alembic migrations to `revision` (blocking: call it off the event loop)."""
     from alembic import command
     from alembic.config import Config
@@ -128,6 +128,6 @@ def upgrade_database(url: str, revision: str = "head") -> None:
     command.upgrade(cfg, revision)
 
 
-async def upgrade_database_async(url: str, revision: str = "head") -> None:
+async def upgrade_database_async(url: str, revision: str = "heads") -> None:
     # alembic's async env runs its own event loop, so it gets a thread of its own.
     await asyncio.to_thread(upgrade_database, url, revision)

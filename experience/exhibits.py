@@ -59,6 +59,7 @@ def snapshot(exhibit: Exhibit) -> ExhibitSnapshot:
         lods=lods,
         bounds_m=bounds,
         thumbnail_url=thumbnail,
+        narration_audio=dict(exhibit.narration_audio or {}),
     )
 
 
@@ -115,6 +116,10 @@ def public_view(exhibit: Exhibit) -> dict[str, Any]:
         "catalog": None
         if exhibit.catalog_record_id is None
         else {"source": exhibit.catalog_source, "record_id": exhibit.catalog_record_id},
+        "narration_audio": {
+            lang: f"/files/{name}" for lang, name in (exhibit.narration_audio or {}).items()
+        },
+        "anchor_offset": exhibit.anchor_offset,
         "published": exhibit.published,
     }
 

@@ -15,6 +15,17 @@ from experience.texts import resolve, text
 
 # A device that tells us nothing gets a level a five-year-old tablet draws smoothly.
 DEFAULT_MAX_TRIANGLES = 150_000
+# Devices are grouped into a few triangle budgets (each device gets the largest budget not above
+# what it reported), so that a tour's "next stop" goes out as a handful of pre-built messages,
+# one per (language, budget), instead of one per tablet.
+DEVICE_BUDGETS = (20_000, 50_000, 150_000, 500_000, 2_000_000)
+
+
+def device_budget(max_triangles: int | None) -> int:
+    if max_triangles is None:
+        return DEFAULT_MAX_TRIANGLES
+    fitting = [b for b in DEVICE_BUDGETS if b <= max_triangles]
+    return fitting[-1] if fitting else DEVICE_BUDGETS[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,15 +69,16 @@ class ExhibitSnapshot:
     lods: tuple[LodView, ...]
     bounds_m: tuple[tuple[float, ...], ...] | None
     thumbnail_url: str | None = None
+    narration_audio: dict[str, str] = field(default_factory=dict)
     catalog: CatalogView | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def recommended_level(lods: tuple[LodView, ...], max_triangles: int | None) -> int | None:
-    """The most detailed level the device can draw; the lightest one if none fits."""
+def recommended_level(lods: tuple[LodView, ...], budget: int | None) -> int | None:
+    """The most detailed level within the triangle budget; the lightest one if none fits."""
     if not lods:
         return None
-    budget = max_triangles or DEFAULT_MAX_TRIANGLES
+    budget = budget or DEFAULT_MAX_TRIANGLES
     fitting = [lod for lod in lods if lod.triangles <= budget]
     chosen = (
         min(fitting, key=lambda lod: lod.level) if fitting else max(lods, key=lambda lod: lod.level)
@@ -74,21 +86,19 @@ def recommended_level(lods: tuple[LodView, ...], max_triangles: int | None) -> i
     return chosen.level
 
 
-def tier_of(lods: tuple[LodView, ...], max_triangles: int | None) -> int | None:
-    """Devices are grouped by the level they get, so a cache needs one entry per level only."""
-    return recommended_level(lods, max_triangles)
-
-
 def build_manifest(
-    snap: ExhibitSnapshot, lang: str, fallback: str, max_triangles: int | None
+    snap: ExhibitSnapshot, lang: str, fallback: str, budget: int | None
 ) -> dict[str, Any]:
+    """The manifest for one language and one device budget (see `device_budget`)."""
     title, used = resolve(snap.title, lang, fallback)
+    audio, _ = resolve(snap.narration_audio, lang, fallback)
     return {
         "exhibit": {
             "id": snap.id,
             "slug": snap.slug,
             "title": title,
             "narration": text(snap.narration, lang, fallback),
+            "narration_audio": f"/files/{audio}" if audio else None,
             "lang": used,
         },
         "scene": {
@@ -97,7 +107,7 @@ def build_manifest(
                 {"level": lod.level, "url": lod.url, "triangles": lod.triangles, "bytes": lod.bytes}
                 for lod in sorted(snap.lods, key=lambda lod: lod.level)
             ],
-            "recommended_lod": recommended_level(snap.lods, max_triangles),
+            "recommended_lod": recommended_level(snap.lods, budget),
             "bounds_m": [list(corner) for corner in snap.bounds_m] if snap.bounds_m else None,
             "poster": snap.thumbnail_url,
         },

@@ -63,8 +63,56 @@ class Exhibit(Base):
     hotspots: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     catalog_source: Mapped[str | None] = mapped_column(String(64), nullable=True)
     catalog_record_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # Recorded narration per language: {lang: "sha256.ext"} in the blob store.
+    narration_audio: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     asset: Mapped[Asset | None] = relationship(lazy="joined")
+
+
+class Tour(Base):
+    """An ordered walk through exhibits that a docent leads and tablets follow."""
+
+    __tablename__ = "tours"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # [{exhibit_id, note{lang}}]; the note is the docent's script for that stop.
+    stops: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # Short code visitors type to join (printed at the entrance, said aloud by the docent).
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    current_index: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class TourMember(Base):
+    """Which tour a visitor follows, so a reconnecting tablet is put back where it was."""
+
+    __tablename__ = "tour_members"
+
+    visitor_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tour_id: Mapped[int] = mapped_column(ForeignKey("tours.id", ondelete="CASCADE"), index=True)
+    lang: Mapped[str] = mapped_column(String(8))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class VisitEvent(Base):
+    """One thing a visitor did: scanned an exhibit, dwelt at it, finished a tour."""
+
+    __tablename__ = "visit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # scan | dwell | tour_complete
+    visitor_id: Mapped[str] = mapped_column(String(64))
+    exhibit_id: Mapped[int | None] = mapped_column(
+        ForeignKey("exhibits.id", ondelete="CASCADE"), nullable=True, index=True
+    )
+    tour_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tours.id", ondelete="CASCADE"), nullable=True
+    )
+    lang: Mapped[str] = mapped_column(String(8), default="")
+    dwell_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

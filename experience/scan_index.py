@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.errors import NotFound
 from experience.exhibits import find_published_by_marker, snapshot
-from experience.manifest import ExhibitSnapshot, build_manifest, tier_of
+from experience.manifest import ExhibitSnapshot, build_manifest
+from experience.models import Exhibit
 
 NEGATIVE_TTL_S = 2.0
 
@@ -36,7 +37,7 @@ class ScanIndex:
         self._clock = clock
         self._by_marker: dict[MarkerKey, ExhibitSnapshot] = {}
         self._unknown: dict[MarkerKey, float] = {}
-        self._manifests: dict[tuple[int, str, int | None], dict[str, Any]] = {}
+        self._manifests: dict[tuple[int, str, int], dict[str, Any]] = {}
 
     async def lookup(self, dictionary: str, marker_id: int) -> ExhibitSnapshot:
         key = (dictionary, marker_id)
@@ -58,15 +59,27 @@ class ScanIndex:
             self._unknown[key] = self._clock()
         raise NotFound(f"No published exhibit uses marker {marker_id} of {dictionary}.")
 
-    def manifest(
-        self, snap: ExhibitSnapshot, lang: str, max_triangles: int | None
-    ) -> dict[str, Any]:
-        key = (snap.id, lang, tier_of(snap.lods, max_triangles))
+    def manifest(self, snap: ExhibitSnapshot, lang: str, budget: int) -> dict[str, Any]:
+        """The manifest for a language and a device budget (`manifest.device_budget`)."""
+        key = (snap.id, lang, budget)
         cached = self._manifests.get(key)
         if cached is None:
-            cached = build_manifest(snap, lang, self._fallback, max_triangles)
+            cached = build_manifest(snap, lang, self._fallback, budget)
             self._manifests[key] = cached
         return cached
+
+    async def by_id(self, exhibit_id: int) -> ExhibitSnapshot:
+        """A published exhibit by id (tours name exhibits by id, not by marker)."""
+        for snap in self._by_marker.values():
+            if snap.id == exhibit_id:
+                return snap
+        async with self._sessions() as session:
+            exhibit = await session.get(Exhibit, exhibit_id)
+            if exhibit is None or not exhibit.published:
+                raise NotFound(f"Exhibit {exhibit_id} is not published.")
+            snap = snapshot(exhibit)
+        self._by_marker[(snap.marker_dictionary, snap.marker_id)] = snap
+        return snap
 
     def invalidate(self, exhibit_id: int | None = None) -> None:
         """Forget one exhibit (after an edit) or everything (`None`)."""

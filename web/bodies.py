@@ -6,7 +6,7 @@ from typing import TypeVar
 
 import orjson
 from aiohttp import web
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from core.errors import Invalid
 
@@ -23,3 +23,11 @@ async def parse_json(request: web.Request, model: type[M]) -> M:
     if not isinstance(data, dict):
         raise Invalid("The request body must be a JSON object.")
     return model.model_validate(data)
+
+
+def validation_message(exc: ValidationError) -> tuple[str, str | None]:
+    """The first problem pydantic found, phrased for a person, and the field it concerns."""
+    first = exc.errors(include_url=False)[0]
+    field = ".".join(str(part) for part in first.get("loc", ())) or None
+    message = first.get("msg", "invalid value")
+    return (f"{field}: {message}" if field else message), field

@@ -17,6 +17,7 @@ from aiohttp.typedefs import Handler
 from pydantic import ValidationError
 
 from core.errors import DomainError, Unavailable
+from web.bodies import validation_message
 from web.keys import METRICS
 
 log = logging.getLogger(__name__)
@@ -60,14 +61,6 @@ def error_response(
     if field is not None:
         body["field"] = field
     return json_response({"error": body}, status=status or STATUS.get(code, 400))
-
-
-def validation_message(exc: ValidationError) -> tuple[str, str | None]:
-    """The first problem pydantic found, phrased for a person, and the field it concerns."""
-    first = exc.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in first.get("loc", ())) or None
-    message = first.get("msg", "invalid value")
-    return (f"{field}: {message}" if field else message), field
 
 
 @web.middleware

@@ -9,8 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from assets.store import BlobStore
 from core.events import EventBus
 from core.settings import Settings
+from experience.analytics import VisitRecorder
 from experience.scan_index import ScanIndex
 from web.metrics import Metrics
+from web.sockets.visit import VisitNamespace
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -20,3 +22,5 @@ EVENTS = web.AppKey("events", EventBus)
 SIO = web.AppKey("sio", socketio.AsyncServer)
 SCAN_INDEX = web.AppKey("scan_index", ScanIndex)
 METRICS = web.AppKey("metrics", Metrics)
+RECORDER = web.AppKey("recorder", VisitRecorder)
+VISIT = web.AppKey("visit", VisitNamespace)

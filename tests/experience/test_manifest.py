@@ -1,4 +1,10 @@
-from experience.manifest import ExhibitSnapshot, LodView, build_manifest, recommended_level
+from experience.manifest import (
+    ExhibitSnapshot,
+    LodView,
+    build_manifest,
+    device_budget,
+    recommended_level,
+)
 from experience.texts import resolve
 
 LODS = (
@@ -59,6 +65,7 @@ def test_manifest_has_the_design_shape_in_the_visitors_language():
         "slug": "drum",
         "title": "Bronze drum",
         "narration": "Thuyết minh",
+        "narration_audio": None,
         "lang": "en",
     }
     assert m["scene"]["recommended_lod"] == 2
@@ -69,3 +76,17 @@ def test_manifest_has_the_design_shape_in_the_visitors_language():
     vi = build_manifest(_snap(), "vi", "en", 100_000)
     assert vi["exhibit"]["title"] == "Trống đồng" and vi["hotspots"][0]["title"] == "Star"
     assert m["catalog"] is None
+
+
+def test_devices_fall_into_the_largest_budget_they_can_afford():
+    assert device_budget(None) == 150_000
+    assert device_budget(1_000) == 20_000
+    assert device_budget(149_999) == 50_000
+    assert device_budget(150_000) == 150_000
+    assert device_budget(10_000_000) == 2_000_000
+
+
+def test_narration_audio_follows_the_language_with_fallback():
+    snap = _snap(narration_audio={"vi": "e" * 64 + ".mp3"})
+    assert build_manifest(snap, "en", "vi", 50_000)["exhibit"]["narration_audio"] == (
+        f"/files/{'e' * 64}.mp3")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from core.errors import DomainError
-from web.errors import validation_message
+from web.bodies import validation_message
 
 log = logging.getLogger(__name__)
 
