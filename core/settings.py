@@ -24,6 +24,9 @@ class Settings:
     data_dir: Path = Path("var")
     database_url: str = ""
     redis_url: str | None = None
+    # Processes of one deployment share this pub/sub channel; another deployment on the same
+    # Redis must use another name.
+    redis_channel: str = "smartlib"
     secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8080

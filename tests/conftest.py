@@ -147,6 +147,7 @@ def start_server(
 
     port = free_port()
     log_path = data_dir.parent / f"server-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, "SMARTLIB_DATA_DIR": str(data_dir), **(env or {})}
     with log_path.open("wb") as log_file:
         proc = subprocess.Popen(

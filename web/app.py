@@ -103,7 +103,11 @@ async def _sockets(app: web.Application) -> AsyncIterator[None]:
 
 
 def _socket_server(settings: Settings) -> socketio.AsyncServer:
-    manager = SharedRedisManager(settings.redis_url) if settings.redis_url else None
+    manager = (
+        SharedRedisManager(settings.redis_url, channel=settings.redis_channel)
+        if settings.redis_url
+        else None
+    )
     return socketio.AsyncServer(
         async_mode="aiohttp",
         client_manager=manager,
