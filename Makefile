@@ -12,7 +12,7 @@ SYSTEM_TOOLS := chromium:chromium prusa-slicer:prusa-slicer zebrasrv:idzebra-2.0
 SYSTEM_FILES := /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf:fonts-dejavu-core \
 	/usr/share/doc/idzebra-2.0/examples:idzebra-2.0-examples
 
-.PHONY: demo serve test venv node system services lint format bench clean
+.PHONY: demo serve test venv node system services octoprint lint format bench clean
 
 demo: venv node
 	SMARTLIB_DATA_DIR=$${SMARTLIB_DATA_DIR:-var} $(BIN)/smartlib demo --host $(HOST) --port $(PORT)
@@ -20,7 +20,7 @@ demo: venv node
 serve: venv node
 	$(BIN)/smartlib serve --host $(HOST) --port $(PORT)
 
-test: venv node system services
+test: venv node system services octoprint
 	$(BIN)/pytest -q
 
 venv: $(VENV)/.installed
@@ -36,6 +36,10 @@ node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || $(MAKE) system
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# OctoPrint (with its virtual printer) in a venv of its own: it pins many packages.
+octoprint: venv
+	$(BIN)/python -m makerspace.octoprint_env
 
 # Installs missing Debian packages only (apt-get needs root, as on CI).
 system:
@@ -70,7 +74,7 @@ format: venv
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-bench: venv node system
+bench: venv node system octoprint
 	@for b in bench/*_bench.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:

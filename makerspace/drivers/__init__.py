@@ -1,0 +1,1 @@
+"""Printer drivers: one module per kind of printer software, all behind `base.PrinterDriver`."""
