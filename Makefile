@@ -30,11 +30,16 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --disable-pip-version-check -e '.[dev]'
 	touch $@
 
-node: node_modules/.installed
+node: node_modules/.installed bench/peers/node_modules/.installed
 
 node_modules/.installed: package.json package-lock.json
 	@command -v npm >/dev/null || $(MAKE) system
 	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Peers the benchmarks and some tests compare against (gltfpack, reference glTF decoders).
+bench/peers/node_modules/.installed: bench/peers/package.json bench/peers/package-lock.json
+	npm ci --prefix bench/peers --no-audit --no-fund --loglevel=error
 	touch $@
 
 # OctoPrint (with its virtual printer) in a venv of its own: it pins many packages.

@@ -13,7 +13,15 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from booking.policy import (
     DAY_MINUTES,
@@ -203,3 +211,67 @@ def policy_to_body(policy: BookingPolicy) -> dict[str, Any]:
 
 def _wire_hours(spans: DayHours) -> WireHours:
     return [[format_clock(start), format_clock(end)] for start, end in spans]
+
+
+# Request bodies of the reservation, certification and waitlist endpoints. Times must carry a
+# UTC offset: a bare local time would silently mean whatever zone the server runs in.
+
+
+class ReservationIn(BaseModel):
+    """Body of `POST /reservations`: an end time, or a print job to size the slot from."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    resource_id: int
+    start: AwareDatetime
+    end: AwareDatetime | None = None
+    duration_from_job: str | int | None = None
+    user_id: int | None = None
+    override_reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _end_or_job(self) -> ReservationIn:
+        if (self.end is None) == (self.duration_from_job is None):
+            raise ValueError("give either 'end' or 'duration_from_job', not both or neither")
+        return self
+
+    @property
+    def job_id(self) -> str | None:
+        return None if self.duration_from_job is None else str(self.duration_from_job)
+
+
+class ReservationMoveIn(BaseModel):
+    """Body of `PATCH /reservations/{id}`: new times (a missing end keeps the length)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    start: AwareDatetime | None = None
+    end: AwareDatetime | None = None
+    override_reason: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ReservationMoveIn:
+        if self.start is None and self.end is None:
+            raise ValueError("give a new 'start', a new 'end', or both")
+        return self
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    note: str | None = Field(default=None, max_length=500)
+
+
+class CertificationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: str = Field(min_length=1, max_length=80)
+    expires_at: AwareDatetime | None = None
+
+
+class WaitlistIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    resource_id: int
+    start: AwareDatetime
+    end: AwareDatetime

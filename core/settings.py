@@ -37,11 +37,21 @@ class Settings:
     languages: tuple[str, ...] = ("vi", "en")
     max_request_bytes: int = 1 << 20
     max_upload_bytes: int = 512 << 20
+    # Camera frames over Socket.IO: the size a tablet's JPEG may have, and the marker
+    # dictionaries searched in it (each one searched costs time on every frame).
+    max_frame_bytes: int = 4 << 20
+    frame_dictionaries: tuple[str, ...] = ("aruco_4x4_50", "apriltag_36h11")
+    vision_threads: int = 2
     token_ttl_hours: int = 24 * 14
     session_ttl_hours: int = 12
     # Run migrations when the server starts (the embedded default); scaled deployments may
     # prefer a separate `smartlib db upgrade` step.
     migrate_on_start: bool = True
+    # "inprocess": `serve` also runs the worker (the embedded default); "external": a separate
+    # `smartlib worker` process does.
+    worker: str = "inprocess"
+    # Processes for mesh work; each may need a few GB for a 10 M-triangle scan.
+    mesh_workers: int = 1
     log_level: str = "INFO"
     extra: dict[str, Any] = field(default_factory=dict)
 

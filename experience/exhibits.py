@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Conflict, Invalid
-from experience.manifest import ExhibitSnapshot, LodView
-from experience.models import Asset, Exhibit
-
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+from core.errors import Invalid
+from experience.manifest import CatalogView, ExhibitSnapshot, LodView
+from experience.models import Asset, CatalogRecord, Exhibit
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +21,43 @@ class Page:
     next: str | None
 
 
-def snapshot(exhibit: Exhibit) -> ExhibitSnapshot:
+def opac_link(template: str | None, source: str, record_id: str) -> str:
+    """The record's page in the library's own OPAC, from a template such as
+    "https://opac.example/record/{record_id}" (`{source}` may appear too); "" without one."""
+    if not template:
+        return ""
+    return template.replace("{record_id}", quote(record_id, safe="")).replace(
+        "{source}", quote(source, safe="")
+    )
+
+
+def _loaded_record(exhibit: Exhibit) -> CatalogRecord | None:
+    # Exhibits loaded the usual way carry their record (a joined load); one only just created
+    # does not, and touching an unloaded attribute in async code would fail, so it goes without.
+    if "catalog_record" in inspect(exhibit).unloaded:
+        return None
+    return exhibit.catalog_record
+
+
+def catalog_view(exhibit: Exhibit, opac_url: str | None = None) -> CatalogView | None:
+    """The manifest's catalog block: the linked record as visitors see it, or None."""
+    if exhibit.catalog_record_id is None:
+        return None
+    source = exhibit.catalog_source or ""
+    record = _loaded_record(exhibit)
+    return CatalogView(
+        source=source,
+        record_id=exhibit.catalog_record_id,
+        title=record.title if record else "",
+        author=(record.author or "") if record else "",
+        isbn=(record.isbn or "") if record else "",
+        call_number=(record.call_number or "") if record else "",
+        url=opac_link(opac_url, source, exhibit.catalog_record_id),
+    )
+
+
+def snapshot(exhibit: Exhibit, *, opac_url: str | None = None) -> ExhibitSnapshot:
+    """`opac_url` is the library's OPAC record-page template (settings `opac_url`), if any."""
     asset = exhibit.asset
     lods: tuple[LodView, ...] = ()
     bounds = None
@@ -40,6 +74,8 @@ def snapshot(exhibit: Exhibit) -> ExhibitSnapshot:
             for lod in asset.lods
         )
         raw_bounds = (asset.stats or {}).get("bounds_m")
+        if isinstance(raw_bounds, dict):  # the pipeline's {min, max, size}
+            raw_bounds = [raw_bounds["min"], raw_bounds["max"]]
         bounds = (
             tuple(tuple(float(v) for v in corner) for corner in raw_bounds) if raw_bounds else None
         )
@@ -60,6 +96,7 @@ def snapshot(exhibit: Exhibit) -> ExhibitSnapshot:
         bounds_m=bounds,
         thumbnail_url=thumbnail,
         narration_audio=dict(exhibit.narration_audio or {}),
+        catalog=catalog_view(exhibit, opac_url),
     )
 
 
@@ -99,7 +136,22 @@ async def list_published(
     return Page(rows, int(total or 0), str(rows[-1].id) if more and rows else None)
 
 
-def public_view(exhibit: Exhibit) -> dict[str, Any]:
+def _catalog_link(exhibit: Exhibit, opac_url: str | None) -> dict[str, Any] | None:
+    """`{source, record_id}` as DESIGN.md names it, plus what the local copy says of it."""
+    view = catalog_view(exhibit, opac_url)
+    if view is None:
+        return None
+    link: dict[str, Any] = {"source": view.source, "record_id": view.record_id}
+    if _loaded_record(exhibit) is not None:
+        link.update(
+            title=view.title, author=view.author, isbn=view.isbn, call_number=view.call_number
+        )
+    if view.url:
+        link["url"] = view.url
+    return link
+
+
+def public_view(exhibit: Exhibit, *, opac_url: str | None = None) -> dict[str, Any]:
     """An exhibit as DESIGN.md names it over REST."""
     return {
         "id": exhibit.id,
@@ -113,60 +165,13 @@ def public_view(exhibit: Exhibit) -> dict[str, Any]:
             "size_m": exhibit.marker_size_m,
         },
         "hotspots": exhibit.hotspots,
-        "catalog": None
-        if exhibit.catalog_record_id is None
-        else {"source": exhibit.catalog_source, "record_id": exhibit.catalog_record_id},
+        "catalog": _catalog_link(exhibit, opac_url),
         "narration_audio": {
             lang: f"/files/{name}" for lang, name in (exhibit.narration_audio or {}).items()
         },
         "anchor_offset": exhibit.anchor_offset,
         "published": exhibit.published,
     }
-
-
-async def create_exhibit(
-    session: AsyncSession,
-    *,
-    slug: str,
-    title: dict[str, str],
-    marker_dictionary: str,
-    marker_id: int,
-    asset_id: int | None = None,
-    narration: dict[str, str] | None = None,
-    marker_size_m: float = 0.15,
-    hotspots: list[dict[str, Any]] | None = None,
-    published: bool = False,
-) -> Exhibit:
-    if not _SLUG.match(slug):
-        raise Invalid(
-            f"'{slug}' is not a slug: use lower-case letters, digits and hyphens.", field="slug"
-        )
-    if await session.scalar(select(Exhibit.id).where(Exhibit.slug == slug)) is not None:
-        raise Conflict(f"The slug '{slug}' is already used by another exhibit.", field="slug")
-    taken = await session.scalar(
-        select(Exhibit.slug).where(
-            Exhibit.marker_dictionary == marker_dictionary, Exhibit.marker_id == marker_id
-        )
-    )
-    if taken is not None:
-        raise Conflict(
-            f"Marker {marker_id} of {marker_dictionary} already belongs to the exhibit '{taken}'.",
-            field="marker",
-        )
-    exhibit = Exhibit(
-        slug=slug,
-        title=title,
-        narration=narration or {},
-        asset_id=asset_id,
-        marker_dictionary=marker_dictionary,
-        marker_id=marker_id,
-        marker_size_m=marker_size_m,
-        hotspots=hotspots or [],
-        published=published,
-    )
-    session.add(exhibit)
-    await session.flush()
-    return exhibit
 
 
 async def get_asset(session: AsyncSession, asset_id: int) -> Asset | None:

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.database import Base, UTCDateTime, utcnow
@@ -70,6 +80,16 @@ class Exhibit(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
     asset: Mapped[Asset | None] = relationship(lazy="joined")
+    # The linked catalog record when a copy of it is held locally; joined so that building a
+    # manifest needs no second query. Matched on the MARC identity, not a foreign key: a link
+    # may name a record that is imported only later.
+    catalog_record: Mapped[CatalogRecord | None] = relationship(
+        primaryjoin="and_(foreign(Exhibit.catalog_source) == CatalogRecord.source, "
+        "foreign(Exhibit.catalog_record_id) == CatalogRecord.record_id)",
+        viewonly=True,
+        lazy="joined",
+        uselist=False,
+    )
 
 
 class Tour(Base):
@@ -116,3 +136,66 @@ class VisitEvent(Base):
     lang: Mapped[str] = mapped_column(String(8), default="")
     dwell_s: Mapped[float | None] = mapped_column(Float, nullable=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class CatalogRecord(Base):
+    """The local copy of one bibliographic record, from an imported file or a live SRU look-up.
+
+    A record is identified the MARC way, by its source (003, the cataloguing agency) and its
+    control number (001), so importing the same export again updates rows instead of adding
+    them, and an exhibit's link `{source, record_id}` names a record whichever way it arrived.
+    The full MARCXML is kept so the record can go back to the library with our links added;
+    its folded words for search are kept beside it in `CatalogSearch`.
+    """
+
+    __tablename__ = "catalog_records"
+    __table_args__ = (UniqueConstraint("source", "record_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(64), index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str | None] = mapped_column(Text, nullable=True)
+    authors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    isbn: Mapped[str | None] = mapped_column(String(13), nullable=True)
+    isbns: Mapped[list[str]] = mapped_column(JSON, default=list)
+    publisher: Mapped[str | None] = mapped_column(Text, nullable=True)
+    year: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    dewey: Mapped[str | None] = mapped_column(Text, nullable=True)
+    call_number: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subjects: Mapped[list[str]] = mapped_column(JSON, default=list)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Deferred: lists and the manifest never need the whole record, only the export does.
+    marcxml: Mapped[str] = mapped_column(Text, deferred=True)
+    # SHA-256 of the MARCXML: a re-import rewrites (and announces) only records that changed.
+    digest: Mapped[str] = mapped_column(String(64))
+    origin: Mapped[str] = mapped_column(String(8), default="file")  # file | sru
+    # The configured SRU catalog a cached record is refreshed from (origin "sru" only).
+    sru_source: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class CatalogSearch(Base):
+    """The folded words of one catalog record ("lich su viet nam"), for search on any database.
+
+    Kept apart from the record so that a search scans a few hundred bytes per record instead
+    of rows holding whole MARCXML records (tens of megabytes for a mid-sized library). Each
+    column is padded with spaces, so LIKE '% word%' is a word-prefix match on SQLite and
+    PostgreSQL alike.
+    """
+
+    __tablename__ = "catalog_search"
+
+    record_pk: Mapped[int] = mapped_column(
+        ForeignKey("catalog_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    title_key: Mapped[str] = mapped_column(Text, default=" ")
+    author_key: Mapped[str] = mapped_column(Text, default=" ")
+    subject_key: Mapped[str] = mapped_column(Text, default=" ")
+    search_key: Mapped[str] = mapped_column(Text, default=" ")
+
+
+# Exhibits are looked up by the record they link to whenever that record is re-imported.
+Index("ix_exhibits_catalog_record_id", Exhibit.catalog_record_id)

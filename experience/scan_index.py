@@ -31,8 +31,10 @@ class ScanIndex:
         sessions: async_sessionmaker[AsyncSession],
         fallback_lang: str,
         clock: Callable[[], float] = time.monotonic,
+        opac_url: str | None = None,
     ) -> None:
         self._sessions = sessions
+        self._opac_url = opac_url
         self._fallback = fallback_lang
         self._clock = clock
         self._by_marker: dict[MarkerKey, ExhibitSnapshot] = {}
@@ -49,7 +51,7 @@ class ScanIndex:
             async with self._sessions() as session:
                 exhibit = await find_published_by_marker(session, dictionary, marker_id)
                 if exhibit is not None:
-                    snap = snapshot(exhibit)
+                    snap = snapshot(exhibit, opac_url=self._opac_url)
             if snap is not None:
                 self._by_marker[key] = snap
                 self._unknown.pop(key, None)
@@ -77,7 +79,7 @@ class ScanIndex:
             exhibit = await session.get(Exhibit, exhibit_id)
             if exhibit is None or not exhibit.published:
                 raise NotFound(f"Exhibit {exhibit_id} is not published.")
-            snap = snapshot(exhibit)
+            snap = snapshot(exhibit, opac_url=self._opac_url)
         self._by_marker[(snap.marker_dictionary, snap.marker_id)] = snap
         return snap
 

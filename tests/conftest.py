@@ -184,7 +184,7 @@ def stop_server(server: ServerProcess) -> None:
 def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     """`smartlib demo` as a real process on the embedded SQLite database."""
     data_dir = tmp_path_factory.mktemp("demo") / "data"
-    server = start_server(["demo"], data_dir)
+    server = start_server(["demo"], data_dir, timeout=240)  # seeding runs the 3D pipeline
     yield server
     stop_server(server)
 
@@ -201,8 +201,10 @@ async def make_exhibit(sessions, blobs):
     """Factory: a published exhibit whose scene is a real GLB in the blob store."""
     from assets import heritage
     from core.database import unit_of_work
-    from experience.exhibits import create_exhibit
+    from core.events import EventBus
+    from experience.curation import create_exhibit
     from experience.models import Asset
+    from experience.schemas import ExhibitIn, Marker
 
     glb_cache: dict[str, object] = {}
 
@@ -246,13 +248,15 @@ async def make_exhibit(sessions, blobs):
             await session.flush()
             return await create_exhibit(
                 session,
-                slug=slug,
-                title=title or {"vi": "Trống đồng", "en": "Bronze drum"},
-                narration=narration or {"vi": "Lời thuyết minh", "en": "Narration"},
-                marker_dictionary=dictionary,
-                marker_id=marker_id,
-                asset_id=asset.id,
-                published=published,
+                EventBus(),
+                ExhibitIn(
+                    slug=slug,
+                    title=title or {"vi": "Trống đồng", "en": "Bronze drum"},
+                    narration=narration or {"vi": "Lời thuyết minh", "en": "Narration"},
+                    marker=Marker(dictionary=dictionary, id=marker_id),
+                    asset_id=asset.id,
+                    published=published,
+                ),
             )
 
     return make

@@ -12,7 +12,7 @@ from core.errors import DomainError
 from core.settings import load_settings
 
 # Command groups, each a module of web.commands with a `register(commands)` function.
-GROUPS = ("server", "users")
+GROUPS = ("server", "users", "worker", "assets", "markers", "catalog")
 
 
 def build_parser() -> argparse.ArgumentParser:

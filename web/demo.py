@@ -6,6 +6,7 @@ Seeding is idempotent, so `smartlib demo` can be run again on the same data dire
 from __future__ import annotations
 
 import asyncio
+import tempfile
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +14,17 @@ import trimesh
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from assets import heritage
+from assets import heritage, pipeline
 from assets.store import BlobStore
 from core.accounts import create_user
 from core.database import create_engine, session_factory, unit_of_work
+from core.events import EventBus
 from core.models import Role, User
 from core.settings import Settings
-from experience.exhibits import create_exhibit
+from experience.curation import create_exhibit
 from experience.models import Asset, Exhibit
+from experience.schemas import ExhibitIn, Marker
+from web.asset_processing import store_outputs
 
 DEMO_PASSWORD = "smartlib-demo"
 DEMO_USERS = [
@@ -104,28 +108,11 @@ EXHIBITS = [
 
 
 def _scene_files(blobs: BlobStore, mesh: trimesh.Trimesh, metallic: float) -> dict[str, Any]:
-    glb = heritage.export_glb(mesh, metallic=metallic)
-    ref = blobs.put_bytes(glb, "glb")
-    bounds = mesh.bounds.tolist()
-    return {
-        "source": ref,
-        "stats": {
-            "triangles": len(mesh.faces),
-            "vertices": len(mesh.vertices),
-            "textures": 0,
-            "bounds_m": bounds,
-        },
-        "lods": [
-            {
-                "level": 0,
-                "triangles": len(mesh.faces),
-                "bytes": ref.size,
-                "sha256": ref.sha256,
-                "ext": "glb",
-                "max_error": 0.0,
-            }
-        ],
-    }
+    """The demo scan through the same pipeline as an upload: LODs, poster, printable."""
+    source = blobs.put_bytes(heritage.export_glb(mesh, metallic=metallic), "glb")
+    with tempfile.TemporaryDirectory() as work:
+        result = pipeline.process(blobs.path(source.sha256, "glb"), "scan.glb", work)
+        return {"source": source, **store_outputs(blobs, result)}
 
 
 async def seed_users(session: AsyncSession) -> list[User]:
@@ -156,21 +143,24 @@ async def seed_exhibits(session: AsyncSession, blobs: BlobStore) -> list[Exhibit
             stage="done",
             stats=files["stats"],
             lods=files["lods"],
+            thumbnail_sha256=files["thumbnail_sha256"],
+            printable=files["printable"],
         )
         session.add(asset)
         await session.flush()
         made.append(
             await create_exhibit(
                 session,
-                slug=demo.slug,
-                title=demo.title,
-                narration=demo.narration,
-                marker_dictionary="aruco_4x4_50",
-                marker_id=demo.marker_id,
-                asset_id=asset.id,
-                marker_size_m=0.15,
-                hotspots=demo.hotspots,
-                published=True,
+                EventBus(),  # nothing listens yet: the server starts after seeding
+                ExhibitIn(
+                    slug=demo.slug,
+                    title=demo.title,
+                    narration=demo.narration,
+                    marker=Marker(dictionary="aruco_4x4_50", id=demo.marker_id, size_m=0.15),
+                    asset_id=asset.id,
+                    hotspots=demo.hotspots,
+                    published=True,
+                ),
             )
         )
     return made

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 import socketio
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -12,6 +15,7 @@ from core.settings import Settings
 from experience.analytics import VisitRecorder
 from experience.scan_index import ScanIndex
 from web.metrics import Metrics
+from web.pools import MeshPool
 from web.sockets.visit import VisitNamespace
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -24,3 +28,8 @@ SCAN_INDEX = web.AppKey("scan_index", ScanIndex)
 METRICS = web.AppKey("metrics", Metrics)
 RECORDER = web.AppKey("recorder", VisitRecorder)
 VISIT = web.AppKey("visit", VisitNamespace)
+MESHES = web.AppKey("meshes", MeshPool)
+# Wakes a worker duty by name ("assets") when the worker runs in this process; a no-op otherwise
+# (an external worker polls).
+WORKER_WAKE = web.AppKey("worker_wake", Callable[[str], None])  # type: ignore[arg-type]
+VISION = web.AppKey("vision", ThreadPoolExecutor)

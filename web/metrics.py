@@ -7,6 +7,7 @@ series per file.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -32,6 +33,19 @@ class Metrics:
         self.latency: dict[tuple[str, str], _Histogram] = defaultdict(_Histogram)
         self.sockets: dict[str, int] = defaultdict(int)
         self.socket_events: dict[tuple[str, str, str], int] = defaultdict(int)
+        # Event-loop lag: how late a timer fires. Anything blocking the loop (a mesh decoded
+        # in a handler, say) shows up here as lag every tablet feels.
+        self.loop_lag_max_s = 0.0
+        self.loop_lag_last_s = 0.0
+
+    async def watch_loop(self, interval_s: float = 0.05) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(interval_s)
+            lag = max(0.0, loop.time() - started - interval_s)
+            self.loop_lag_last_s = lag
+            self.loop_lag_max_s = max(self.loop_lag_max_s, lag)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests[(method, route, status)] += 1
@@ -76,6 +90,12 @@ class Metrics:
                 f'smartlib_socketio_events_total{{namespace="{namespace}",'
                 f'event="{_esc(name)}",outcome="{outcome}"}} {n}'
             )
+        lines += [
+            "# HELP smartlib_event_loop_lag_seconds How late the event loop ran a 50 ms timer.",
+            "# TYPE smartlib_event_loop_lag_seconds gauge",
+            f'smartlib_event_loop_lag_seconds{{stat="last"}} {self.loop_lag_last_s:.6f}',
+            f'smartlib_event_loop_lag_seconds{{stat="max"}} {self.loop_lag_max_s:.6f}',
+        ]
         return "\n".join(lines) + "\n"
 
 

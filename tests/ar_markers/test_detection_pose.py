@@ -9,7 +9,6 @@ import json
 
 import numpy as np
 import pytest
-from marker_scenes import analyse_scene, by_id, marker_width_px, pose_errors
 
 from ar_markers.frame_analysis import analyse_frame
 from ar_markers.pose import Intrinsics
@@ -22,6 +21,7 @@ from ar_markers.synthetic import (
     random_scene,
     render_jpeg,
 )
+from tests.ar_markers.marker_scenes import analyse_scene, by_id, marker_width_px, pose_errors
 
 MAX_ROTATION_DEG = 2.0
 MAX_TRANSLATION = 0.02

@@ -12,7 +12,7 @@ const fail = (message) => {
   console.error(message);
   process.exit(1);
 };
-const timer = setTimeout(() => fail("timed out"), 15000);
+const timer = setTimeout(() => fail("timed out"), 30000);
 socket.on("connect_error", (err) => fail(`connect_error: ${err.message}`));
 socket.on("connect", async () => {
   const payload = raw ? JSON.parse(raw) : { dictionary, marker_id: Number(markerId) };

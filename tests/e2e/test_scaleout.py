@@ -113,7 +113,7 @@ def two_servers(
         "SMARTLIB_REDIS_CHANNEL": f"smartlib-test-{uuid.uuid4().hex[:8]}",
         "SMARTLIB_SECRET_KEY": "shared-by-both-processes-" + "x" * 30,
     }
-    a = start_server(["demo"], tmp_path / "a" / "data", env)
+    a = start_server(["demo"], tmp_path / "a" / "data", env, timeout=240)
     b = start_server(["serve"], tmp_path / "b" / "data", env)
     yield a, b
     stop_server(a)

@@ -21,9 +21,9 @@ from urllib.parse import urlencode
 
 import pytest
 from lxml import etree
-from marc_factory import Book, catalog_books, write_iso2709
 
 from experience.zebra import CONFIG_DIR, CONFIG_FILES
+from tests.experience.marc_factory import Book, catalog_books, write_iso2709
 
 TOOLS = ("zebraidx", "zebrasrv", "yaz-marcdump")
 

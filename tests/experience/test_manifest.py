@@ -89,4 +89,5 @@ def test_devices_fall_into_the_largest_budget_they_can_afford():
 def test_narration_audio_follows_the_language_with_fallback():
     snap = _snap(narration_audio={"vi": "e" * 64 + ".mp3"})
     assert build_manifest(snap, "en", "vi", 50_000)["exhibit"]["narration_audio"] == (
-        f"/files/{'e' * 64}.mp3")
+        f"/files/{'e' * 64}.mp3"
+    )

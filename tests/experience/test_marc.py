@@ -8,16 +8,6 @@ from pathlib import Path
 
 import pytest
 from lxml import etree
-from marc_factory import (
-    Book,
-    bulk_records,
-    catalog_books,
-    heritage_series,
-    iso2709,
-    record,
-    write_iso2709,
-    write_marcxml,
-)
 
 from core.errors import Invalid
 from experience.marc import (
@@ -29,6 +19,16 @@ from experience.marc import (
     normalize_isbn,
     read_catalog,
     with_exhibit_links,
+)
+from tests.experience.marc_factory import (
+    Book,
+    bulk_records,
+    catalog_books,
+    heritage_series,
+    iso2709,
+    record,
+    write_iso2709,
+    write_marcxml,
 )
 
 

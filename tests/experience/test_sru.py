@@ -11,11 +11,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import ZebraServer, free_port
 
 from core.errors import Invalid, NotFound, Unavailable
 from experience.marc import MARC_NS, with_exhibit_links
 from experience.sru import SruClient, SruPage, SruSource, search
+from tests.experience.conftest import ZebraServer, free_port
 
 SERIES = {f"hue-{n:04d}" for n in range(1, 24)}
 

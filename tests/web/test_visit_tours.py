@@ -16,8 +16,9 @@ class Tablet:
         self.sio.on("presence", self.presence.append, namespace="/visit")
 
     async def connect(self, client, **auth) -> "Tablet":
-        await self.sio.connect(str(client.make_url("/")), namespaces=["/visit"], auth=auth,
-                               transports=["websocket"])
+        await self.sio.connect(
+            str(client.make_url("/")), namespaces=["/visit"], auth=auth, transports=["websocket"]
+        )
         return self
 
     async def call(self, event, data=None):
@@ -31,10 +32,17 @@ async def _tour(client, make_user, make_exhibit) -> tuple[dict, str]:
     drum = await make_exhibit("drum", 7, title={"vi": "Trống", "en": "Drum"})
     stele = await make_exhibit("stele", 12, title={"vi": "Bia", "en": "Stele"})
     _, librarian = await make_user("librarian")
-    resp = await client.post("/api/v1/tours", headers={"Authorization": f"Bearer {librarian}"},
-                             json={"title": {"vi": "Di sản"}, "stops": [
-                                 {"exhibit_id": drum.id, "note": {"en": "Look at the star"}},
-                                 {"exhibit_id": stele.id}]})
+    resp = await client.post(
+        "/api/v1/tours",
+        headers={"Authorization": f"Bearer {librarian}"},
+        json={
+            "title": {"vi": "Di sản"},
+            "stops": [
+                {"exhibit_id": drum.id, "note": {"en": "Look at the star"}},
+                {"exhibit_id": stele.id},
+            ],
+        },
+    )
     _, docent = await make_user("docent")
     return await resp.json(), docent
 
@@ -42,8 +50,9 @@ async def _tour(client, make_user, make_exhibit) -> tuple[dict, str]:
 async def test_docent_moves_every_tablet_each_in_its_language(client, make_user, make_exhibit):
     tour, docent_token = await _tour(client, make_user, make_exhibit)
     vi = await Tablet().connect(client, lang="vi", visitor_id="visitor-vi-0001")
-    en = await Tablet().connect(client, lang="en", visitor_id="visitor-en-0001",
-                                device={"max_triangles": 30_000})
+    en = await Tablet().connect(
+        client, lang="en", visitor_id="visitor-en-0001", device={"max_triangles": 30_000}
+    )
     docent = await Tablet().connect(client, token=docent_token)
     try:
         joined = await vi.call("tour:join", {"code": tour["code"].lower()})
@@ -70,9 +79,11 @@ async def test_a_visitor_cannot_move_the_tour(client, make_user, make_exhibit):
         for who in (visitor, member):
             refused = await who.call("tour:goto", {"tour_id": tour["id"], "index": 1})
             assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
-        listed = await (await client.get(
-            f"/api/v1/tours/{tour['id']}",
-            headers={"Authorization": f"Bearer {member_token}"})).json()
+        listed = await (
+            await client.get(
+                f"/api/v1/tours/{tour['id']}", headers={"Authorization": f"Bearer {member_token}"}
+            )
+        ).json()
         assert "error" in listed
     finally:
         await asyncio.gather(visitor.close(), member.close())
@@ -98,16 +109,23 @@ async def test_reconnecting_tablet_is_put_back_on_the_tour(client, make_user, ma
 
 
 BAD = [
-    ("tour:join", {}), ("tour:join", {"tour_id": 1, "code": "ABCDE"}),
-    ("tour:join", {"tour_id": "one"}), ("tour:join", {"code": "!!"}),
-    ("tour:goto", {"tour_id": 1}), ("tour:goto", {"tour_id": 1, "index": -1}),
-    ("tour:leave", {"x": 1}), ("presence:list", [1]), ("no-such-event", {}),
-    ("connect", {"token": "x"}), ("disconnect", {}),
+    ("tour:join", {}),
+    ("tour:join", {"tour_id": 1, "code": "ABCDE"}),
+    ("tour:join", {"tour_id": "one"}),
+    ("tour:join", {"code": "!!"}),
+    ("tour:goto", {"tour_id": 1}),
+    ("tour:goto", {"tour_id": 1, "index": -1}),
+    ("tour:leave", {"x": 1}),
+    ("presence:list", [1]),
+    ("no-such-event", {}),
+    ("connect", {"token": "x"}),
+    ("disconnect", {}),
 ]
 
 
 async def test_invalid_payloads_on_every_event_get_error_acks_and_store_nothing(
-        client, make_user, make_exhibit, sessions):
+    client, make_user, make_exhibit, sessions
+):
     from sqlalchemy import func, select
 
     from experience.models import TourMember
@@ -146,14 +164,19 @@ async def test_presence_counts_follow_scans_and_disconnects(client, make_user, m
             assert (await tablet.call("scan", scan))["ok"]
         await async_wait_until(
             lambda: any(p == {"exhibit_id": 1, "visitors": 3} for p in curator.presence),
-            what="presence 3 at the drum")
+            what="presence 3 at the drum",
+        )
         await tablets[0].call("scan", {"dictionary": "aruco_4x4_50", "marker_id": 12})
         await tablets[1].close()
-        await async_wait_until(lambda: curator.presence[-1] == {"exhibit_id": 1, "visitors": 1},
-                               what="presence 1 after a move and a disconnect")
+        await async_wait_until(
+            lambda: curator.presence[-1] == {"exhibit_id": 1, "visitors": 1},
+            what="presence 1 after a move and a disconnect",
+        )
         listed = await curator.call("presence:list", {})
-        assert sorted((p["exhibit_id"], p["visitors"]) for p in listed["presence"]) == \
-            [(1, 1), (2, 1)]
+        assert sorted((p["exhibit_id"], p["visitors"]) for p in listed["presence"]) == [
+            (1, 1),
+            (2, 1),
+        ]
         refused = await tablets[2].call("presence:list", {})
         assert refused["error"]["code"] == "forbidden"
         assert tablets[2].presence[-1]["exhibit_id"] == 1  # the exhibit's own room hears it
@@ -173,14 +196,17 @@ async def test_analytics_for_a_scripted_visit(client, make_user, make_exhibit):
     await en.call("scan", drum)
     await vi.call("scan", {"dictionary": "aruco_4x4_50", "marker_id": 12})
     await asyncio.gather(vi.close(), en.close())
-    resp = await client.get("/api/v1/analytics/exhibits",
-                            headers={"Authorization": f"Bearer {librarian}"})
+    resp = await client.get(
+        "/api/v1/analytics/exhibits", headers={"Authorization": f"Bearer {librarian}"}
+    )
     body = await resp.json()
     by_slug = {item["slug"]: item for item in body["items"]}
     assert by_slug["drum"]["scans"] == 2 and by_slug["drum"]["unique_visitors"] == 2
     assert by_slug["drum"]["languages"] == {"vi": 1, "en": 1}
     assert by_slug["drum"]["median_dwell_s"] is not None
     assert by_slug["stele"]["scans"] == 1
-    bad = await client.get("/api/v1/analytics/exhibits?from=yesterday",
-                           headers={"Authorization": f"Bearer {librarian}"})
+    bad = await client.get(
+        "/api/v1/analytics/exhibits?from=yesterday",
+        headers={"Authorization": f"Bearer {librarian}"},
+    )
     assert bad.status == 422

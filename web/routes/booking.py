@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 
 from booking import certifications, feeds, reservations, resources, waitlist
 from booking.availability import FreeInterval
+from booking.policy import BookingPolicy
 from booking.reservations import BookingRequest, JobEstimator, reservation_view
 from booking.resources import local_iso, policy_of, resource_view
 from booking.schemas import (
@@ -78,7 +79,7 @@ def _instant(request: web.Request, name: str) -> datetime:
     return instant
 
 
-def _page(items: list[dict], total: int, cursor: str | None) -> web.Response:
+def _page(items: list[dict[str, object]], total: int, cursor: str | None) -> web.Response:
     return json_response({"items": items, "total": total, "next": cursor})
 
 
@@ -132,7 +133,7 @@ async def delete_resource(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-def _free_view(policy, interval: FreeInterval) -> dict:
+def _free_view(policy: BookingPolicy, interval: FreeInterval) -> dict[str, object]:
     return {
         "start": local_iso(policy, interval.start),
         "end": local_iso(policy, interval.end),
@@ -219,10 +220,9 @@ async def create_reservation(request: web.Request) -> web.Response:
         override_reason=body.override_reason,
     )
     async with unit_of_work(request.app[SESSIONS]) as session:
-        reservation = await reservations.create_reservation(
+        reservation, resource = await reservations.create_reservation(
             session, user, booking, now=utcnow(), estimator=request.app.get(JOB_ESTIMATOR)
         )
-        resource = await resources.get_resource(session, reservation.resource_id)
     return json_response(reservation_view(reservation, resource), status=201)
 
 

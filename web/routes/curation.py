@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from core.database import unit_of_work
@@ -14,18 +16,12 @@ from web.auth import current_user, require
 from web.bodies import parse_json
 from web.errors import json_response
 from web.keys import BLOBS, EVENTS, SESSIONS, SETTINGS
+from web.params import path_id
 
 routes = web.RouteTableDef()
 
 AUDIO_TYPES = {"audio/mpeg": "mp3", "audio/ogg": "ogg", "audio/mp4": "m4a"}
 MAX_AUDIO_BYTES = 30 << 20
-
-
-def _exhibit_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise Invalid("The exhibit id must be a number.", field="id")
-    return int(raw)
 
 
 @routes.post("/api/v1/exhibits")
@@ -44,7 +40,7 @@ async def read(request: web.Request) -> web.Response:
     user = await current_user(request)
     staff = user is not None and user.role >= Role.librarian
     async with request.app[SESSIONS]() as session:
-        exhibit = await curation.get_exhibit(session, _exhibit_id(request), staff=staff)
+        exhibit = await curation.get_exhibit(session, path_id(request, "exhibit"), staff=staff)
         return json_response(public_view(exhibit))
 
 
@@ -54,7 +50,7 @@ async def update(request: web.Request) -> web.Response:
     patch = await parse_json(request, ExhibitPatch)
     async with unit_of_work(request.app[SESSIONS]) as session:
         exhibit = await curation.update_exhibit(
-            session, request.app[EVENTS], _exhibit_id(request), patch
+            session, request.app[EVENTS], path_id(request, "exhibit"), patch
         )
         view = public_view(exhibit)
     return json_response(view)
@@ -64,7 +60,7 @@ async def update(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     await require(request, Role.librarian)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        await curation.delete_exhibit(session, request.app[EVENTS], _exhibit_id(request))
+        await curation.delete_exhibit(session, request.app[EVENTS], path_id(request, "exhibit"))
     return web.Response(status=204)
 
 
@@ -94,12 +90,12 @@ async def narration_audio(request: web.Request) -> web.Response:
                 fh.write(chunk)
         if size == 0:
             raise Invalid("The narration file is empty.")
-        ref = blobs.put_file(staged, ext, move=True)
+        ref = await asyncio.to_thread(lambda: blobs.put_file(staged, ext, move=True))
     finally:
         staged.unlink(missing_ok=True)
     async with unit_of_work(request.app[SESSIONS]) as session:
         exhibit = await curation.set_narration_audio(
-            session, request.app[EVENTS], _exhibit_id(request), lang, ref.name
+            session, request.app[EVENTS], path_id(request, "exhibit"), lang, ref.name
         )
         view = public_view(exhibit)
     return json_response(view)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.database import unit_of_work
-from core.errors import Invalid
 from core.models import Role
 from experience import curation
 from experience.schemas import TourIn, TourPatch
@@ -13,15 +12,9 @@ from web.auth import require
 from web.bodies import parse_json
 from web.errors import json_response
 from web.keys import EVENTS, SESSIONS
+from web.params import path_id
 
 routes = web.RouteTableDef()
-
-
-def _tour_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise Invalid("The tour id must be a number.", field="id")
-    return int(raw)
 
 
 @routes.get("/api/v1/tours")
@@ -47,7 +40,7 @@ async def read(request: web.Request) -> web.Response:
     await require(request, Role.docent)
     async with request.app[SESSIONS]() as session:
         return json_response(
-            curation.tour_view(await curation.get_tour(session, _tour_id(request)))
+            curation.tour_view(await curation.get_tour(session, path_id(request, "tour")))
         )
 
 
@@ -56,7 +49,9 @@ async def update(request: web.Request) -> web.Response:
     await require(request, Role.librarian)
     patch = await parse_json(request, TourPatch)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        tour = await curation.update_tour(session, request.app[EVENTS], _tour_id(request), patch)
+        tour = await curation.update_tour(
+            session, request.app[EVENTS], path_id(request, "tour"), patch
+        )
         view = curation.tour_view(tour)
     return json_response(view)
 
@@ -65,5 +60,5 @@ async def update(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     await require(request, Role.librarian)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        await curation.delete_tour(session, request.app[EVENTS], _tour_id(request))
+        await curation.delete_tour(session, request.app[EVENTS], path_id(request, "tour"))
     return web.Response(status=204)

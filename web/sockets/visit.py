@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.accounts import user_for_token
 from core.database import unit_of_work
-from core.errors import DomainError, Forbidden, Invalid
+from core.errors import DomainError, Forbidden, Invalid, Unavailable
 from core.models import Role, TokenKind
 from core.settings import Settings
 from experience import tours
@@ -32,11 +32,16 @@ from experience.presence import PresenceBoard, Whereabouts
 from experience.scan_index import ScanIndex
 from web.metrics import Metrics
 from web.sockets.acks import Ack, acked, error_ack
+from web.sockets.fastpath import preencoded
+from web.sockets.frames import Frame, FrameService
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "/visit"
 STAFF_ROOM = "staff"
+# Head counts change with every arrival; a class of forty walking up to a drum is one
+# `presence` per exhibit per tick, not forty messages to a room of forty (nor 2,000 to 2,000).
+PRESENCE_TICK_S = 0.05
 Dictionary = Literal["aruco_4x4_50", "apriltag_36h11"]
 Share = Callable[[str, dict[str, Any]], Awaitable[None]]
 
@@ -102,6 +107,12 @@ def tour_room(tour_id: int, lang: str, budget: int) -> str:
 
 
 class VisitNamespace(socketio.AsyncNamespace):
+    # Camera-frame analysis, set by the app when it has a vision thread pool.
+    frames: FrameService | None = None
+
+    # Answered from memory (web/sockets/fastpath.py runs these in the read loop, no task each).
+    inline_events = frozenset({"scan"})
+
     def __init__(
         self,
         settings: Settings,
@@ -123,12 +134,20 @@ class VisitNamespace(socketio.AsyncNamespace):
         self.visitors: dict[str, Visitor] = {}
         self.whereabouts = Whereabouts()
         self.board = PresenceBoard()
+        # Manifests serialised once per (exhibit, language, budget); the index's own cached
+        # dict is kept alongside, so an edit (a new dict there) means encoding again.
+        self._encoded: dict[tuple[int, str, int], tuple[dict[str, Any], Any]] = {}
+        # Exhibits whose count changed, the latest change last (a dict as an ordered set).
+        self._presence_dirty: dict[int, None] = {}
+        self._presence_flush: asyncio.TimerHandle | None = None
+        self._presence_task: asyncio.Task[None] | None = None
         self._events: dict[str, Callable[..., Awaitable[Ack]]] = {
             "scan": self.on_scan,
             "tour:join": self.on_tour_join,
             "tour:leave": self.on_tour_leave,
             "tour:goto": self.on_tour_goto,
             "presence:list": self.on_presence_list,
+            "frame": self.on_frame,
         }
 
     @property
@@ -207,6 +226,8 @@ class VisitNamespace(socketio.AsyncNamespace):
 
     async def on_disconnect(self, sid: str, *_reason: Any) -> None:
         visitor = self.visitors.pop(sid, None)
+        if self.frames is not None:
+            self.frames.forget(sid)
         if visitor is None:
             return
         self.metrics.sockets[NAMESPACE] -= 1
@@ -230,7 +251,18 @@ class VisitNamespace(socketio.AsyncNamespace):
         visitor = self.visitors[sid]
         snap = await self.index.lookup(scan.dictionary, scan.marker_id)
         await self.arrive(sid, visitor, snap.id)
-        return {"manifest": self.index.manifest(snap, visitor.lang, visitor.budget)}
+        return {"manifest": self._manifest_json(snap.id, visitor.lang, visitor.budget, snap)}
+
+    def _manifest_json(self, exhibit_id: int, lang: str, budget: int, snap: Any) -> Any:
+        manifest = self.index.manifest(snap, lang, budget)
+        key = (exhibit_id, lang, budget)
+        cached = self._encoded.get(key)
+        if cached is None or cached[0] is not manifest:
+            if len(self._encoded) > 10_000:  # bounded, like the index's own caches
+                self._encoded.clear()
+            cached = (manifest, preencoded(manifest))
+            self._encoded[key] = cached
+        return cached[1]
 
     async def arrive(self, sid: str, visitor: Visitor, exhibit_id: int) -> None:
         """The tablet is at `exhibit_id` now (a scan, or a camera frame showing its marker)."""
@@ -254,6 +286,18 @@ class VisitNamespace(socketio.AsyncNamespace):
         await self._presence_changed(exhibit_id)
 
     # Tours ------------------------------------------------------------------------------
+
+    @acked(Frame)
+    async def on_frame(self, sid: str, frame: Frame) -> Ack:
+        """A camera frame: markers and poses, and the manifest when the exhibit changes."""
+        if self.frames is None:
+            raise Unavailable("This server does not analyse camera frames; send `scan`.")
+        visitor = self.visitors[sid]
+
+        async def arrive(exhibit_id: int) -> None:
+            await self.arrive(sid, visitor, exhibit_id)
+
+        return await self.frames.submit(sid, frame, visitor.lang, visitor.budget, arrive)
 
     @acked(TourJoin)
     async def on_tour_join(self, sid: str, join: TourJoin) -> Ack:
@@ -348,9 +392,26 @@ class VisitNamespace(socketio.AsyncNamespace):
     async def _presence_changed(self, exhibit_id: int) -> None:
         count = self.whereabouts.counts.get(exhibit_id, 0)
         self.board.report(self.host_id, exhibit_id, count, time.monotonic())
-        if self.share is not None:
-            await self.share("presence", {"exhibit_id": exhibit_id, "count": count})
-        await self.emit_presence(exhibit_id)
+        self._presence_dirty.pop(exhibit_id, None)
+        self._presence_dirty[exhibit_id] = None
+        if self._presence_flush is None:
+            loop = asyncio.get_running_loop()
+            self._presence_flush = loop.call_later(PRESENCE_TICK_S, self._start_presence_flush)
+
+    def _start_presence_flush(self) -> None:
+        self._presence_flush = None
+        self._presence_task = asyncio.ensure_future(self._flush_presence())
+
+    async def _flush_presence(self) -> None:
+        dirty, self._presence_dirty = self._presence_dirty, {}
+        for exhibit_id in dirty:
+            try:
+                if self.share is not None:
+                    count = self.whereabouts.counts.get(exhibit_id, 0)
+                    await self.share("presence", {"exhibit_id": exhibit_id, "count": count})
+                await self.emit_presence(exhibit_id)
+            except Exception:
+                log.exception("presence for exhibit %s not sent", exhibit_id)
 
     async def emit_presence(self, exhibit_id: int) -> None:
         """Tell the exhibit's tablets and the staff how many visitors stand there now.
