@@ -122,6 +122,9 @@ def dong_son_drum(segments: int = 160, rings: int = 72) -> trimesh.Trimesh:
     faces = np.vstack([body_f, top_f + len(body_v), foot_f])
     colors = np.vstack([body_c, top_c, BRONZE_DARK[None, :]])
     drum = trimesh.Trimesh(vertices, faces, vertex_colors=_rgba(colors), process=True)
+    # Faces point outward (a positive volume): viewers cull back faces and slicers need it.
+    if drum.volume < 0:
+        drum.invert()
 
     # Four pairs of handles on the shoulder, as on the Ngọc Lũ drum.
     parts = [drum]
@@ -190,6 +193,7 @@ def doctors_stele(
         vertex_colors=_rgba(np.vstack([front_c, back_c])),
         process=True,
     )
+    trimesh.repair.fix_normals(slab)
 
     turtle = trimesh.creation.icosphere(subdivisions=4, radius=1.0)
     turtle.vertices *= [0.34, 0.16, 0.48]

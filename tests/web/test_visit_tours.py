@@ -60,7 +60,7 @@ async def test_docent_moves_every_tablet_each_in_its_language(client, make_user,
         assert joined["manifest"]["exhibit"]["title"] == "Trống"
         assert (await en.call("tour:join", {"tour_id": tour["id"]}))["ok"]
         moved = await docent.call("tour:goto", {"tour_id": tour["id"], "index": 1})
-        assert moved == {"ok": True, "index": 1}
+        assert moved == {"ok": True, "index": 1, "followers": 2}
         await async_wait_until(lambda: vi.stops and en.stops, what="tour:stop on both")
         assert vi.stops[-1]["index"] == 1 and vi.stops[-1]["manifest"]["exhibit"]["title"] == "Bia"
         assert en.stops[-1]["manifest"]["exhibit"]["title"] == "Stele"

@@ -17,6 +17,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> None:
 
     host = host or settings.host
     port = port or settings.port
+    # The served address is the public one unless configured: pages on it may open sockets.
+    settings = replace(settings, host=host, port=port)
     print(f"smartlib serving on http://{host}:{port}", flush=True)
     web.run_app(
         create_app(settings), host=host, port=port, print=None, access_log=None, shutdown_timeout=5

@@ -333,14 +333,15 @@ class VisitNamespace(socketio.AsyncNamespace):
             raise Forbidden("Only a docent can move a tour to another stop.")
         async with unit_of_work(self.sessions) as session:
             tour = await tours.goto(session, goto.tour_id, goto.index)
-            finishing = goto.index == len(tour.stops) - 1
-            followers = await tours.members(session, tour.id) if finishing else []
+            followers = await tours.members(session, tour.id)
         await self.broadcast_stop(tour.id, tour.stops, goto.index)
-        for member in followers:
-            self.recorder.record(
-                Visit("tour_complete", member.visitor_id, tour_id=tour.id, lang=member.lang)
-            )
-        return {"index": goto.index}
+        if goto.index == len(tour.stops) - 1:
+            for member in followers:
+                self.recorder.record(
+                    Visit("tour_complete", member.visitor_id, tour_id=tour.id, lang=member.lang)
+                )
+        # The docent sees who follows: tablets on every process, from the database.
+        return {"index": goto.index, "followers": len(followers)}
 
     async def broadcast_stop(self, tour_id: int, stops: list[dict[str, Any]], index: int) -> None:
         """One message per (language, device budget) group, built once each."""

@@ -1,4 +1,4 @@
-// Lists the published exhibits with their markers and a link to each scene file.
+// Lists the published exhibits with their markers, each linking to its page.
 const list = document.getElementById("exhibits");
 
 async function load() {
@@ -6,7 +6,8 @@ async function load() {
   const { items } = await response.json();
   list.replaceChildren(...items.map((exhibit) => {
     const li = document.createElement("li");
-    const vi = document.createElement("strong");
+    const vi = document.createElement("a");
+    vi.href = `/visit/${encodeURIComponent(exhibit.slug)}`;
     vi.textContent = exhibit.title.vi ?? exhibit.slug;
     const en = document.createElement("span");
     en.lang = "en";
