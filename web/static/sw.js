@@ -88,7 +88,11 @@ async function networkFirst(request, cacheName) {
     if (response.ok) await cache.put(request, response.clone());
     return response;
   } catch (error) {
-    const cached = (await cache.match(request)) || (await caches.match(request, { ignoreSearch: true }));
+    // Vary (Accept-Encoding, Accept) differs between a navigation and the page's own keep
+    // request for the same URL; the URL is what identifies a visitor page here.
+    const cached =
+      (await cache.match(request, { ignoreVary: true })) ||
+      (await caches.match(request, { ignoreSearch: true, ignoreVary: true }));
     if (cached) return cached;
     throw error;
   }
