@@ -11,13 +11,14 @@ from aiohttp import web
 from assets import formats
 from assets.limits import Limits
 from core.database import unit_of_work
-from core.errors import Invalid, TooLarge
+from core.errors import Invalid
 from core.models import Role
 from experience import asset_records
 from web.auth import require
 from web.errors import json_response
 from web.keys import BLOBS, MESHES, SESSIONS, SETTINGS, WORKER_WAKE
 from web.params import path_id
+from web.uploads import refuse_oversized, stage_part
 
 routes = web.RouteTableDef()
 
@@ -30,8 +31,7 @@ def check_model(path: str, filename: str, limits: Limits) -> int:
 
 async def _receive_file(request: web.Request, limit: int) -> tuple[Path, str, str]:
     """Stream the multipart `file` field to a staging file; returns (path, filename, title)."""
-    if (request.content_length or 0) > limit + (1 << 20):
-        raise TooLarge(f"The upload is larger than this server accepts ({limit >> 20} MB).")
+    refuse_oversized(request, limit)
     if not request.content_type.startswith("multipart/"):
         raise Invalid("Send the scan as multipart/form-data with a 'file' field.", field="file")
     reader = await request.multipart()
@@ -44,16 +44,7 @@ async def _receive_file(request: web.Request, limit: int) -> tuple[Path, str, st
             elif part.name == "file" and staged is None:
                 filename = Path(part.filename or "").name
                 formats.suffix_of(filename)  # refuse an unsupported kind before reading it
-                staged = request.app[BLOBS].staging_file()
-                size = 0
-                with staged.open("wb") as fh:
-                    while chunk := await part.read_chunk(1 << 20):
-                        size += len(chunk)
-                        if size > limit:
-                            raise TooLarge(
-                                f"The upload is larger than this server accepts ({limit >> 20} MB)."
-                            )
-                        fh.write(chunk)
+                staged = await stage_part(part, request.app[BLOBS], limit)
         if staged is None:
             raise Invalid("The upload has no 'file' field.", field="file")
     except BaseException:

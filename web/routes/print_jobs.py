@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from core.database import unit_of_work, utcnow
-from core.errors import Invalid, NotFound, TooLarge
+from core.errors import Invalid, NotFound
 from core.models import Role
 from experience import asset_records
 from makerspace import jobs, replicas, slicing
@@ -25,6 +25,7 @@ from web.auth import require
 from web.bodies import parse_json, validation_message
 from web.errors import json_response
 from web.keys import BLOBS, SESSIONS, SETTINGS, WORKER_WAKE
+from web.uploads import refuse_oversized, stage_part
 
 routes = web.RouteTableDef()
 WAKE = "print_farm"
@@ -44,8 +45,7 @@ def _quota(request: web.Request) -> Quota:
 
 async def _receive(request: web.Request, limit: int) -> tuple[Path, str, JobOptions]:
     """Stream the `file` part to a staging file and read the option fields beside it."""
-    if (request.content_length or 0) > limit + (1 << 20):
-        raise TooLarge(f"The upload is larger than this server accepts ({limit >> 20} MB).")
+    refuse_oversized(request, limit)
     reader = await request.multipart()
     staged: Path | None = None
     filename = ""
@@ -63,16 +63,7 @@ async def _receive(request: web.Request, limit: int) -> tuple[Path, str, JobOpti
             elif part.name == "file" and staged is None:
                 filename = Path(part.filename or "").name
                 jobs.kind_of(filename)  # refuse an unsupported kind before reading it
-                staged = request.app[BLOBS].staging_file()
-                size = 0
-                with staged.open("wb") as fh:
-                    while chunk := await part.read_chunk(1 << 20):
-                        size += len(chunk)
-                        if size > limit:
-                            raise TooLarge(
-                                f"The upload is larger than this server accepts ({limit >> 20} MB)."
-                            )
-                        fh.write(chunk)
+                staged = await stage_part(part, request.app[BLOBS], limit)
         if staged is None:
             raise Invalid("The upload has no 'file' field.", field="file")
         try:
