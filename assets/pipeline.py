@@ -171,12 +171,17 @@ def printable_stage(work_dir: str, limits: Limits = DEFAULT_LIMITS) -> dict:
     job = _job(work)
     volume = job.get("build_volume_mm")
     out = work / "printable.stl"
-    result = printable.make_printable(
-        model.load(work / "model"),
-        job["height_mm"] or DEFAULT_FIT_MM,
-        tuple(volume) if volume else None,
-        out_path=out,
-    )
+    try:
+        result = printable.make_printable(
+            model.load(work / "model"),
+            job["height_mm"] or DEFAULT_FIT_MM,
+            tuple(volume) if volume else None,
+            out_path=out,
+        )
+    except Invalid as exc:
+        # A scan that cannot be made printable is still an exhibit visitors can see: the
+        # replica is refused with its reason, the rest of the asset stays usable.
+        return _done(work, "printable", {"path": None, "error": exc.message, "watertight": False})
     summary = result.as_dict()
     if job["height_mm"] is None and max(result.size_mm) > DEFAULT_FIT_MM:
         # The replica was made at the fitting height; shrink it so its largest side fits.

@@ -123,7 +123,8 @@ def asset_view(asset: Asset) -> dict[str, Any]:
         "printable": None
         if not printable
         else {
-            "url": f"/files/{printable['sha256']}.stl",
+            "url": f"/files/{printable['sha256']}.stl" if printable.get("sha256") else None,
+            "error": printable.get("error"),
             "watertight": printable.get("watertight"),
             "volume_cm3": printable.get("volume_cm3"),
             "height_mm": printable.get("height_mm"),

@@ -122,7 +122,8 @@ def store_outputs(blobs: BlobStore, result: pipeline.AssetResult) -> dict[str, A
         )
     thumb = blobs.put_file(Path(result.thumbnail), "png", move=True)
     printable = dict(result.printable)
-    stl = blobs.put_file(Path(printable.pop("path")), "stl", move=True)
-    printable["sha256"] = stl.sha256
+    path = printable.pop("path", None)
+    if path:
+        printable["sha256"] = blobs.put_file(Path(path), "stl", move=True).sha256
     stats = {**result.stats, "timings_s": result.timings}
     return {"stats": stats, "lods": lods, "thumbnail_sha256": thumb.sha256, "printable": printable}

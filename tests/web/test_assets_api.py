@@ -112,3 +112,21 @@ async def test_upload_needs_a_librarian_and_respects_the_size_limit(client, make
     assert big.status == 422
     missing = await client.get("/api/v1/assets/999", headers=_auth(librarian))
     assert missing.status == 404
+
+
+async def test_a_scan_that_cannot_be_printed_is_still_ready_with_the_reason(client, make_user):
+    """A flat sheet has no volume: visitors can still see it, the replica says why not."""
+    _, token = await make_user("librarian")
+    sheet = trimesh.creation.box(extents=[0.3, 0.2, 0.0]).export(file_type="stl")
+    resp = await client.post("/api/v1/assets", data=_form(sheet, "sheet.stl"), headers=_auth(token))
+    assert resp.status == 202
+    asset_id = (await resp.json())["id"]
+
+    async def settled() -> dict | None:
+        body = await (await client.get(f"/api/v1/assets/{asset_id}", headers=_auth(token))).json()
+        return body if body["status"] != "processing" else None
+
+    asset = await async_wait_until(settled, within=120, interval=0.5, what="asset settled")
+    assert asset["status"] == "ready" and asset["lods"]
+    assert asset["printable"]["url"] is None
+    assert "no closed volume" in asset["printable"]["error"]
