@@ -101,3 +101,19 @@ async def test_exhibit_list_shows_published_only_with_cursor(client, make_exhibi
     assert [e["slug"] for e in second["items"]] == ["stele"] and second["next"] is None
     bad = await client.get("/api/v1/exhibits?limit=0")
     assert bad.status == 422
+
+
+async def test_oversized_ids_in_paths_are_refused_not_sent_to_the_database(client, make_user):
+    _, token = await make_user("librarian")
+    huge = "9" * 30
+    for path in (
+        f"/api/v1/reservations/{huge}",
+        f"/api/v1/resources/{huge}",
+        f"/api/v1/print-jobs/{huge}",
+        f"/api/v1/printers/{huge}",
+        f"/api/v1/exhibits/{huge}",
+        f"/api/v1/tours/{huge}",
+    ):
+        resp = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 422, path
+        _assert_error(await resp.json(), "invalid")

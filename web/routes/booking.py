@@ -26,6 +26,7 @@ from web.auth import current_user, require
 from web.bodies import parse_json
 from web.errors import json_response
 from web.keys import EVENTS, SESSIONS, SETTINGS
+from web.params import path_id
 
 routes = web.RouteTableDef()
 
@@ -39,13 +40,6 @@ class AnyObject(BaseModel):
     """A JSON object taken as it is; the resource rules are checked by `parse_policy`."""
 
     model_config = ConfigDict(extra="allow")
-
-
-def _id(request: web.Request, name: str = "id") -> int:
-    raw = request.match_info[name]
-    if not raw.isdigit():
-        raise Invalid(f"'{raw}' is not an id.", field=name)
-    return int(raw)
 
 
 def _limit(request: web.Request, default: int = 50) -> int:
@@ -112,7 +106,7 @@ async def list_resources(request: web.Request) -> web.Response:
 async def get_resource(request: web.Request) -> web.Response:
     await require(request, Role.member)
     async with request.app[SESSIONS]() as session:
-        resource = await resources.get_resource(session, _id(request))
+        resource = await resources.get_resource(session, path_id(request))
     return json_response(resource_view(resource))
 
 
@@ -121,7 +115,9 @@ async def update_resource(request: web.Request) -> web.Response:
     await require(request, Role.librarian)
     body = await parse_json(request, AnyObject)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        resource = await resources.update_resource(session, _id(request), body.model_extra or {})
+        resource = await resources.update_resource(
+            session, path_id(request), body.model_extra or {}
+        )
     return json_response(resource_view(resource))
 
 
@@ -129,7 +125,7 @@ async def update_resource(request: web.Request) -> web.Response:
 async def delete_resource(request: web.Request) -> web.Response:
     await require(request, Role.librarian)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        await resources.delete_resource(session, _id(request), utcnow())
+        await resources.delete_resource(session, path_id(request), utcnow())
     return web.Response(status=204)
 
 
@@ -147,7 +143,7 @@ async def availability(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         resource, free = await reservations.availability(
             session,
-            _id(request),
+            path_id(request),
             _instant(request, "from"),
             _instant(request, "to"),
             now=utcnow(),
@@ -166,7 +162,7 @@ async def resource_feed(request: web.Request) -> web.Response:
         token = request.query.get("token")
         # Calendar apps send no headers: staff may subscribe with their own feed token.
         actor = await feeds.feed_user(session, token) if token else await require(request, STAFF)
-        body = await feeds.resource_feed(session, actor, _id(request), now=utcnow())
+        body = await feeds.resource_feed(session, actor, path_id(request), now=utcnow())
     return web.Response(body=body, content_type=ICS, charset="utf-8")
 
 
@@ -179,7 +175,7 @@ async def grant_certification(request: web.Request) -> web.Response:
     body = await parse_json(request, CertificationIn)
     async with unit_of_work(request.app[SESSIONS]) as session:
         granted = await certifications.grant_certification(
-            session, librarian, _id(request), body.type, body.expires_at
+            session, librarian, path_id(request), body.type, body.expires_at
         )
     return json_response(certifications.certification_view(granted), status=201)
 
@@ -187,7 +183,7 @@ async def grant_certification(request: web.Request) -> web.Response:
 @routes.get(r"/api/v1/users/{id:\d+}/certifications")
 async def list_certifications(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
-    user_id = _id(request)
+    user_id = path_id(request)
     if user_id != user.id and user.role < Role.librarian:
         raise Forbidden("Members can only see their own trainings.")
     async with request.app[SESSIONS]() as session:
@@ -200,7 +196,9 @@ async def list_certifications(request: web.Request) -> web.Response:
 async def revoke_certification(request: web.Request) -> web.Response:
     await require(request, Role.librarian)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        await certifications.revoke_certification(session, _id(request), request.match_info["type"])
+        await certifications.revoke_certification(
+            session, path_id(request), request.match_info["type"]
+        )
     return web.Response(status=204)
 
 
@@ -246,7 +244,7 @@ async def list_reservations(request: web.Request) -> web.Response:
 async def get_reservation(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with request.app[SESSIONS]() as session:
-        reservation, resource = await reservations.get_reservation(session, user, _id(request))
+        reservation, resource = await reservations.get_reservation(session, user, path_id(request))
     return json_response(reservation_view(reservation, resource))
 
 
@@ -259,7 +257,7 @@ async def move_reservation(request: web.Request) -> web.Response:
             session,
             request.app[EVENTS],
             user,
-            _id(request),
+            path_id(request),
             body.start,
             body.end,
             now=utcnow(),
@@ -273,7 +271,7 @@ async def cancel_reservation(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with unit_of_work(request.app[SESSIONS]) as session:
         reservation, resource = await reservations.cancel_reservation(
-            session, request.app[EVENTS], user, _id(request), now=utcnow()
+            session, request.app[EVENTS], user, path_id(request), now=utcnow()
         )
     return json_response(reservation_view(reservation, resource))
 
@@ -284,7 +282,7 @@ async def approve_reservation(request: web.Request) -> web.Response:
     body = await _decision(request)
     async with unit_of_work(request.app[SESSIONS]) as session:
         reservation, resource = await reservations.approve_reservation(
-            session, user, _id(request), body.note
+            session, user, path_id(request), body.note
         )
     return json_response(reservation_view(reservation, resource))
 
@@ -295,7 +293,7 @@ async def deny_reservation(request: web.Request) -> web.Response:
     body = await _decision(request)
     async with unit_of_work(request.app[SESSIONS]) as session:
         reservation, resource = await reservations.deny_reservation(
-            session, request.app[EVENTS], user, _id(request), body.note, now=utcnow()
+            session, request.app[EVENTS], user, path_id(request), body.note, now=utcnow()
         )
     return json_response(reservation_view(reservation, resource))
 
@@ -312,7 +310,7 @@ async def check_in(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with unit_of_work(request.app[SESSIONS]) as session:
         reservation, resource = await reservations.check_in(
-            session, user, _id(request), now=utcnow()
+            session, user, path_id(request), now=utcnow()
         )
     return json_response(reservation_view(reservation, resource))
 
@@ -345,7 +343,7 @@ async def my_waitlist(request: web.Request) -> web.Response:
 async def leave_waitlist(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        await waitlist.leave_waitlist(session, user, _id(request))
+        await waitlist.leave_waitlist(session, user, path_id(request))
     return web.Response(status=204)
 
 

@@ -25,18 +25,12 @@ from web.auth import require
 from web.bodies import parse_json, validation_message
 from web.errors import json_response
 from web.keys import BLOBS, SESSIONS, SETTINGS, WORKER_WAKE
+from web.params import path_id
 from web.uploads import refuse_oversized, stage_part
 
 routes = web.RouteTableDef()
 WAKE = "print_farm"
 _FIELDS = {"printer_id", "printer_type", "material", "tags", "reservation_id", "confirm"}
-
-
-def _id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise Invalid("The print job id must be a number.", field="id")
-    return int(raw)
 
 
 def _quota(request: web.Request) -> Quota:
@@ -180,7 +174,9 @@ async def index(request: web.Request) -> web.Response:
 async def read(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with request.app[SESSIONS]() as session:
-        return json_response(jobs.job_view(await jobs.job_for(session, user, _id(request))))
+        return json_response(
+            jobs.job_view(await jobs.job_for(session, user, path_id(request, "print job")))
+        )
 
 
 @routes.patch(r"/api/v1/print-jobs/{id}")
@@ -188,7 +184,7 @@ async def edit(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     patch = await parse_json(request, JobPatch)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        job = await jobs.set_priority(session, user, _id(request), patch.priority)
+        job = await jobs.set_priority(session, user, path_id(request, "print job"), patch.priority)
         view = jobs.job_view(job)
     request.app[WORKER_WAKE](WAKE)
     return json_response(view)
@@ -199,7 +195,7 @@ async def cancel(request: web.Request) -> web.Response:
     """200 when cancelled at once; 202 when the worker still has to stop the printer."""
     user = await require(request, Role.member)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        job = await jobs.cancel(session, user, _id(request), utcnow())
+        job = await jobs.cancel(session, user, path_id(request, "print job"), utcnow())
         view = jobs.job_view(job)
     request.app[WORKER_WAKE](WAKE)
     return json_response(view, status=202 if view["state"] != "cancelled" else 200)
@@ -208,7 +204,7 @@ async def cancel(request: web.Request) -> web.Response:
 async def _command(request: web.Request, command: str) -> web.Response:
     user = await require(request, Role.member)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        job = await jobs.request_command(session, user, _id(request), command)
+        job = await jobs.request_command(session, user, path_id(request, "print job"), command)
         view = jobs.job_view(job)
     request.app[WORKER_WAKE](WAKE)
     return json_response(view, status=202)
@@ -228,7 +224,9 @@ async def resume(request: web.Request) -> web.Response:
 async def confirm(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        job = await jobs.confirm(session, user, _id(request), _quota(request), utcnow())
+        job = await jobs.confirm(
+            session, user, path_id(request, "print job"), _quota(request), utcnow()
+        )
         view = jobs.job_view(job)
     request.app[WORKER_WAKE](WAKE)
     return json_response(view)
@@ -238,7 +236,9 @@ async def confirm(request: web.Request) -> web.Response:
 async def requeue(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        job = await jobs.requeue(session, user, _id(request), _quota(request), utcnow())
+        job = await jobs.requeue(
+            session, user, path_id(request, "print job"), _quota(request), utcnow()
+        )
         view = jobs.job_view(job)
     request.app[WORKER_WAKE](WAKE)
     return json_response(view)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from core.database import unit_of_work, utcnow
-from core.errors import Invalid
 from core.models import Role
 from makerspace import printers
 from makerspace.schemas import PrinterIn, PrinterPatch
@@ -13,16 +12,10 @@ from web.auth import require
 from web.bodies import parse_json
 from web.errors import json_response
 from web.keys import SESSIONS, SETTINGS, WORKER_WAKE
+from web.params import path_id
 
 routes = web.RouteTableDef()
 WAKE = "print_farm"
-
-
-def _id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise Invalid("The printer id must be a number.", field="id")
-    return int(raw)
 
 
 def _view(printer: printers.Printer, staff: bool) -> dict:
@@ -58,7 +51,7 @@ async def index(request: web.Request) -> web.Response:
 async def read(request: web.Request) -> web.Response:
     user = await require(request, Role.member)
     async with request.app[SESSIONS]() as session:
-        printer = await printers.get_printer(session, _id(request))
+        printer = await printers.get_printer(session, path_id(request, "printer"))
         return json_response(_view(printer, user.role >= Role.librarian))
 
 
@@ -68,7 +61,7 @@ async def edit(request: web.Request) -> web.Response:
     patch = await parse_json(request, PrinterPatch)
     async with unit_of_work(request.app[SESSIONS]) as session:
         printer = await printers.update_printer(
-            session, _id(request), patch, request.app[SETTINGS].secret_key
+            session, path_id(request, "printer"), patch, request.app[SETTINGS].secret_key
         )
         view = _view(printer, True)
     request.app[WORKER_WAKE](WAKE)
@@ -79,7 +72,7 @@ async def edit(request: web.Request) -> web.Response:
 async def remove(request: web.Request) -> web.Response:
     await require(request, Role.librarian)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        await printers.delete_printer(session, _id(request), utcnow())
+        await printers.delete_printer(session, path_id(request, "printer"), utcnow())
     request.app[WORKER_WAKE](WAKE)
     return web.Response(status=204)
 
@@ -89,7 +82,7 @@ async def bed_cleared(request: web.Request) -> web.Response:
     """Someone took the last print off: the printer may take its next job."""
     await require(request, Role.docent)
     async with unit_of_work(request.app[SESSIONS]) as session:
-        printer = await printers.mark_bed_cleared(session, _id(request))
+        printer = await printers.mark_bed_cleared(session, path_id(request, "printer"))
         view = _view(printer, True)
     request.app[WORKER_WAKE](WAKE)
     return json_response(view)
